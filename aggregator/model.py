@@ -87,9 +87,16 @@ class FeedKey:
 
 @dataclass(frozen=True, slots=True)
 class FeedQuery:
-    """A request for entries of one feed; the web app adds ``q`` and ``before`` paging."""
+    """A request for entries of one feed; the web app adds ``q`` and ``before`` paging.
+
+    ``before`` alone means strictly older than that instant. Digest items share midnight
+    timestamps, so a page can end inside a group of equal times: the next-page cursor is
+    then ``before=T`` with ``skip=n`` = "at or before T, skipping the first n entries whose
+    time is exactly T", which never loses or repeats an entry.
+    """
 
     key: FeedKey = field(default_factory=FeedKey)
     limit: int = 50
     q: str | None = None
     before: datetime | None = None
+    skip: int | None = None

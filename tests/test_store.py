@@ -233,3 +233,29 @@ def test_unreachable_database_is_a_store_error() -> None:
     with pytest.raises(StoreError) as error:
         Store.open("postgresql://nobody:secret@127.0.0.1:1/none")
     assert "secret" not in str(error.value)
+
+
+def test_paging_through_equal_times_loses_and_repeats_nothing(store: Store, tmp_path: Path) -> None:
+    seeds = tmp_path / "in"
+    seeds.mkdir()
+    (seeds / "a.txt").write_text(
+        "".join(
+            item_text(f"Item {n}", n, date="01.02.2025" if n < 8 else "02.02.2025")
+            for n in range(1, 11)
+        ),
+        "utf-8",
+    )
+    ingest(store, seeds)
+    seen: list[str] = []
+    query = FeedQuery(FeedKey(), limit=3)
+    while True:
+        page = store.feed_items(query)
+        if not page:
+            break
+        seen += [i.news_id for i in page]
+        last = page[-1].effective_published
+        ties = sum(1 for i in page if i.effective_published == last)
+        if query.before == last and query.skip is not None:
+            ties += query.skip
+        query = FeedQuery(FeedKey(), limit=3, before=last, skip=ties)
+    assert seen == ["10", "9", "8", "7", "6", "5", "4", "3", "2", "1"]

@@ -524,10 +524,16 @@ class Store:
         if key.lang is not None:
             select = select.where(items.c.lang == key.lang)
         if query.before is not None:
-            select = select.where(items.c.sort_time < to_epoch(query.before))
+            cutoff = to_epoch(query.before)
+            if query.skip is None:
+                select = select.where(items.c.sort_time < cutoff)
+            else:
+                select = select.where(items.c.sort_time <= cutoff)
         if query.q:
             select = select.where(self._matches(query.q))
         select = select.order_by(*_ORDER).limit(query.limit)
+        if query.before is not None and query.skip:
+            select = select.offset(query.skip)
         with self._connect() as conn:
             rows = conn.execute(select).all()
             siblings = self._translations(conn, rows)
