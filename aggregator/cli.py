@@ -22,6 +22,8 @@ from aggregator import __version__
 from aggregator.build import build as build_site
 from aggregator.errors import AggregatorError, Problem
 from aggregator.ingest import Ingester, IngestReport, Progress, find_seed_files
+from aggregator.refresh import Busy, Enricher, refresh_once
+from aggregator.schedule import make_scheduler, run_until_signalled
 from aggregator.settings import SETTINGS_TABLE, Settings, from_env
 from aggregator.store import Store
 
@@ -211,6 +213,88 @@ def build(ctx: click.Context, out: Path | None) -> None:
         feed_size=settings.feed_size,
     )
     click.echo(f"build: {report.summary()} out={target}")
+
+
+def _enricher(settings: Settings, fetch: bool) -> Enricher | None:
+    """The source fetcher when enrichment is on (``--fetch`` or AGGREGATOR_FETCH_SOURCES)."""
+    if not (fetch or settings.fetch_sources):
+        return None
+    from aggregator.enrich import make_enricher
+
+    return make_enricher(settings)
+
+
+def _refresh_job(settings: Settings, store: Store, enricher: Enricher | None) -> Callable[[], None]:
+    """One scheduled refresh; a failure is logged and the scheduler keeps going."""
+
+    def job() -> None:
+        try:
+            outcome = refresh_once(store, settings, on_problem=print_problem, enricher=enricher)
+        except AggregatorError as error:
+            click.echo(f"refresh: failed: {error}", err=True)
+            return
+        click.echo(outcome.summary())
+
+    return job
+
+
+@cli.command()
+@click.option("--fetch", is_flag=True, help="Also fetch the gov.kz source pages (enrichment).")
+@click.pass_context
+@fatal_errors
+def refresh(ctx: click.Context, fetch: bool) -> None:
+    """Ingest changed seed files, enrich, rebuild AGGREGATOR_STATIC_DIR: safe every minute."""
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    outcome = refresh_once(
+        store,
+        settings,
+        on_problem=print_problem,
+        enricher=_enricher(settings, fetch),
+        progress=progress_bar,
+    )
+    click.echo(outcome.summary())
+    if isinstance(outcome, Busy):
+        ctx.exit(EXIT_OK)
+    ctx.exit(EXIT_REJECTED if outcome.ingest.rejected else EXIT_OK)
+
+
+@cli.command()
+@click.pass_context
+@fatal_errors
+def schedule(ctx: click.Context) -> None:
+    """Run the refresh every AGGREGATOR_REFRESH_INTERVAL until SIGTERM/SIGINT."""
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    scheduler = make_scheduler(
+        _refresh_job(settings, store, _enricher(settings, False)), settings.refresh_interval
+    )
+    click.echo(f"schedule: refresh every {settings.refresh_interval} (first run now)")
+    run_until_signalled(scheduler)
+    click.echo("schedule: stopped")
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64))
+@click.pass_context
+@fatal_errors
+def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
+    """Single machine: ingest the seeds, refresh on schedule in-process, serve the app."""
+    from aggregator.web.server import serve_forever
+
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    job = _refresh_job(settings, store, _enricher(settings, False))
+    job()
+    scheduler = make_scheduler(job, settings.refresh_interval)
+    scheduler.start()
+    click.echo(f"serve: http://{host}:{port}/ (refresh every {settings.refresh_interval})")
+    try:
+        serve_forever(host=host, port=port, workers=workers)
+    finally:
+        scheduler.shutdown(wait=True)
 
 
 def main() -> None:

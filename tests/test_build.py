@@ -119,10 +119,10 @@ def test_feed_size_bounds_every_feed(store: Store, tmp_path: Path) -> None:
     shutil.which("node") is None, reason="Node.js missing: feedcheck's reader parsers cannot run"
 )
 def test_every_built_feed_passes_feedcheck(seed_dir: Path, tmp_path: Path) -> None:
-    store = Store.open(f"sqlite:///{tmp_path / 'check.db'}")
-    ingest(store, seed_dir)
     built = tmp_path / "feeds"
-    build(store, built, base_url=BASE, feed_size=50)
+    with Store.open(f"sqlite:///{tmp_path / 'check.db'}") as store:
+        ingest(store, seed_dir)
+        build(store, built, base_url=BASE, feed_size=50)
     feeds = sorted(p for p in built.rglob("*") if p.suffix in {".atom", ".rss"})
     assert len(feeds) == 32
     failures = []

@@ -42,6 +42,8 @@ OWNERS = {
     "bs4": {"sourcepage"},
     "nh3": {"sanitize"},
     "requests": {"fetch"},
+    "apscheduler": {"schedule"},
+    "click": {"cli"},
 }
 
 

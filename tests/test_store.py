@@ -223,10 +223,10 @@ def test_feed_query_scopes_order_limit_and_search(store: Store, seed_dir: Path) 
 def test_export_import_round_trip(store: Store, seed_dir: Path, tmp_path: Path) -> None:
     ingest(store, seed_dir)
     records = export(store)
-    copy = Store.open(f"sqlite:///{tmp_path / 'copy.db'}")
-    counts = copy.import_records(json.loads(json.dumps(records)), now=0)
-    assert counts.new == 20
-    assert export(copy) == records
+    with Store.open(f"sqlite:///{tmp_path / 'copy.db'}") as copy:
+        counts = copy.import_records(json.loads(json.dumps(records)), now=0)
+        assert counts.new == 20
+        assert export(copy) == records
 
 
 def test_unreachable_database_is_a_store_error() -> None:

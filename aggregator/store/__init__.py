@@ -14,10 +14,12 @@ from aggregator.store.core import (
     WriteCounts,
     display_url,
 )
+from aggregator.store.locks import RefreshLock
 
 __all__ = [
     "EnrichmentRow",
     "FileState",
+    "RefreshLock",
     "RunRecord",
     "Store",
     "WriteCounts",

@@ -28,6 +28,7 @@ from aggregator.model import (
     Translation,
 )
 from aggregator.store import schema
+from aggregator.store.locks import RefreshLock
 from aggregator.store.schema import enrichments, items, runs, seed_files, state, translations
 from aggregator.urls import SourceRef
 
@@ -195,6 +196,12 @@ class Store:
     def close(self) -> None:
         self.engine.dispose()
 
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
     @contextmanager
     def _connect(self) -> Iterator[Connection]:
         try:
@@ -238,6 +245,22 @@ class Store:
                 if self.dialect == "postgresql":
                     conn.exec_driver_sql("SELECT pg_advisory_unlock(7428001)")
                     conn.commit()
+
+    def refresh_lock(self) -> RefreshLock:
+        """A new, not yet acquired, cross-process refresh lock on this database."""
+        return RefreshLock(self.engine)
+
+    def running_run(self, kind: str = "refresh") -> RunRecord | None:
+        """The newest run still marked running (the one a 409 points at)."""
+        query = (
+            sa.select(runs)
+            .where(runs.c.kind == kind, runs.c.outcome == "running")
+            .order_by(runs.c.id.desc())
+            .limit(1)
+        )
+        with self._connect() as conn:
+            row = conn.execute(query).first()
+        return _run_record(row) if row is not None else None
 
     def ping(self) -> bool:
         try:
