@@ -30,6 +30,8 @@ _DATE_LINE = re.compile(
     r"^(\d{1,2})\.(\d{1,2})\.(\d{4})(?:\s+(\d{1,2}):(\d{2})(?::(\d{2}))?(?:\s+\d+)?)?$"
 )
 _MARKER = re.compile(r"(?:source|источник|ақпарат\s+көзі|дереккөз)\s*:\s*(\S+)\s*$", re.IGNORECASE)
+# Longer than any marker plus URL: the regex never scans a whole long paragraph.
+_MARKER_TAIL = 600
 _URL_TRAILING = ".,;:!?)]}>»\"'”’"
 _STRAY_TAG = re.compile(r"<\s*/?\s*(?:p|br)\s*/?\s*>", re.IGNORECASE)
 _WHITESPACE = re.compile(r"\s+")
@@ -90,7 +92,7 @@ def paragraphs(body_lines: Iterable[str]) -> str:
     """Plain text, one blank line between paragraphs."""
     found: list[str] = []
     for line in body_lines:
-        for piece in _STRAY_TAG.split(line):
+        for piece in _STRAY_TAG.split(line) if "<" in line else (line,):
             text = " ".join(piece.split())
             if text:
                 found.extend(_split_glued(text))
@@ -112,6 +114,7 @@ class _Open:
     category: str | None
     time: tuple[int, int, int] = (0, 0, 0)
     body: list[str] = field(default_factory=list)
+    body_line: int = 0
     just_opened: bool = True
 
 
@@ -183,8 +186,9 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Item | Problem]:
                     current.time = (int(date_line[4]), int(date_line[5]), int(date_line[6] or 0))
                 continue
 
-        if "http" in line or ":" in line:
-            marker = _MARKER.search(line)
+        if ":" in line:
+            # The marker and its URL end the line: only the tail needs searching.
+            marker = _MARKER.search(line, max(0, len(line) - _MARKER_TAIL))
             if marker is not None:
                 before = line[: marker.start()].strip()
                 if current is None:
@@ -198,14 +202,14 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Item | Problem]:
                 current = None
                 continue
 
-        date_line = _DATE_LINE.match(line)
+        date_line = _DATE_LINE.match(line) if line[0].isdigit() else None
         if date_line is not None:
             # A date alone: the line before it was the title.
             title_at: tuple[int, str] | None = None
             if current is None and pending:
                 title_at = pending.pop()
             elif current is not None and current.body:
-                title_at = (number - 1, current.body.pop())
+                title_at = (current.body_line, current.body.pop())
                 yield no_source(current)
                 current = None
             if title_at is not None:
@@ -238,6 +242,7 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Item | Problem]:
 
         if current is not None:
             current.body.append(line)
+            current.body_line = number
         else:
             pending.append((number, line))
             if len(pending) > _MAX_PENDING:

@@ -6,9 +6,10 @@ import re
 
 from aggregator.model import Lang
 
-_KAZAKH_ONLY = "әғқңөұүһіӘҒҚҢӨҰҮҺІ"
-_CYRILLIC = re.compile("[\u0400-\u04ff]")
-_LATIN = re.compile("[A-Za-z]")
+_KAZAKH_ONLY = re.compile("[әғқңөұүһіӘҒҚҢӨҰҮҺІ]+")
+# Runs, not single letters: findall returns one string per word instead of per letter.
+_CYRILLIC = re.compile("[\u0400-\u04ff]+")
+_LATIN = re.compile("[A-Za-z]+")
 # Enough text to decide; counting the whole of a long body only costs time.
 SAMPLE = 600
 
@@ -21,11 +22,11 @@ def detect(text: str) -> Lang:
     Kazakh prose has 5-10%).
     """
     sample = text[:SAMPLE]
-    cyrillic = len(_CYRILLIC.findall(sample))
-    latin = len(_LATIN.findall(sample))
+    cyrillic = sum(map(len, _CYRILLIC.findall(sample)))
+    latin = sum(map(len, _LATIN.findall(sample)))
     if cyrillic == 0 or latin > cyrillic:
         return "en"
-    kazakh = sum(sample.count(letter) for letter in _KAZAKH_ONLY)
+    kazakh = sum(map(len, _KAZAKH_ONLY.findall(sample)))
     if kazakh >= 2 and kazakh * 1000 >= cyrillic * 15:
         return "kk"
     return "ru"

@@ -420,6 +420,8 @@ class Store:
         return counts
 
     def _existing(self, conn: Connection, keys: list[tuple[str, str, str]]) -> dict[Any, Any]:
+        """Stored rows for these identities, looked up through the news_id-first index."""
+        wanted = set(keys)
         found: dict[tuple[str, str, str], Any] = {}
         columns = (
             items.c.id,
@@ -432,15 +434,14 @@ class Store:
             items.c.created_run,
             items.c.updated,
         )
-        for start in range(0, len(keys), 300):
-            chunk = keys[start : start + 300]
-            rows = conn.execute(
-                sa.select(*columns).where(
-                    sa.tuple_(items.c.agency, items.c.news_id, items.c.lang).in_(chunk)
-                )
-            ).all()
+        news_ids = sorted({news_id for _, news_id, _ in keys})
+        for start in range(0, len(news_ids), 500):
+            chunk = news_ids[start : start + 500]
+            rows = conn.execute(sa.select(*columns).where(items.c.news_id.in_(chunk))).all()
             for row in rows:
-                found[(row.agency, row.news_id, row.lang)] = row
+                key = (row.agency, row.news_id, row.lang)
+                if key in wanted:
+                    found[key] = row
         return found
 
     # --- runs ----------------------------------------------------------------------------

@@ -43,7 +43,8 @@ items = Table(
     Column("source_line", Integer, nullable=False),
     Column("content_hash", String(32), nullable=False),
     Column("created_run", Integer, nullable=False),
-    UniqueConstraint("agency", "news_id", "lang", name="uq_items_identity"),
+    # news_id first: ids are global across agencies, so a batch is looked up by news_id.
+    UniqueConstraint("news_id", "agency", "lang", name="uq_items_identity"),
 )
 # Every feed query is one of these four shapes, read backwards from the newest entry.
 Index(

@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("source_line", sa.Integer, nullable=False),
         sa.Column("content_hash", sa.String(32), nullable=False),
         sa.Column("created_run", sa.Integer, nullable=False),
-        sa.UniqueConstraint("agency", "news_id", "lang", name="uq_items_identity"),
+        sa.UniqueConstraint("news_id", "agency", "lang", name="uq_items_identity"),
     )
     op.create_index("ix_items_all", "items", ["sort_time", "news_num", "agency", "news_id", "lang"])
     op.create_index(
