@@ -324,3 +324,17 @@ def decode(data: bytes) -> str:
     """The text of a whole digest held in memory; raises :class:`UndecodableFile`."""
     encoding = sniff_encoding(data, complete=True)
     return data.decode(encoding)
+
+
+def format_item(item: Item) -> str:
+    """The digest text of one item, which :func:`parse` reads back as the same item.
+
+    Used to write digests (benchmarks, tests, exports for republishing sites).
+    """
+    published = item.published.astimezone(ALMATY)
+    lines = [f"{item.title} {published:%d.%m.%Y}"]
+    if (published.hour, published.minute, published.second) != (0, 0, 0):
+        lines.append(f"{published:%d.%m.%Y %H:%M:%S} 0")
+    lines.extend(item.text.split("\n\n") if item.text else [])
+    lines.append(f"Source : {item.link}")
+    return "\n".join(lines) + "\n\n"
