@@ -23,6 +23,7 @@ from aggregator.build import build as build_site
 from aggregator.errors import AggregatorError, Problem
 from aggregator.ingest import Ingester, IngestReport, Progress, find_seed_files
 from aggregator.refresh import Busy, Enricher, refresh_once
+from aggregator.refresh import start as refresh_start
 from aggregator.schedule import make_scheduler, run_until_signalled
 from aggregator.settings import SETTINGS_TABLE, Settings, from_env
 from aggregator.store import Store
@@ -295,6 +296,66 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
         serve_forever(host=host, port=port, workers=workers)
     finally:
         scheduler.shutdown(wait=True)
+
+
+@cli.command()
+@click.pass_context
+@fatal_errors
+def enrich(ctx: click.Context) -> None:
+    """Fetch the gov.kz source pages of the items that are due (one run, under the lock)."""
+    settings = settings_of(ctx)
+    store = open_store(settings)
+    started = refresh_start(store, kind="enrich")
+    if isinstance(started, Busy):
+        click.echo(started.summary().replace("refresh:", "enrich:", 1))
+        ctx.exit(EXIT_OK)
+    counts: dict[str, int] = {}
+    outcome = "failed"
+    try:
+        enricher = _enricher(settings, True)
+        assert enricher is not None
+        counts = enricher(store)
+        outcome = "ok"
+    finally:
+        store.finish_run(
+            started.run_id,
+            outcome=outcome,
+            now=int(time.time()),
+            duration_ms=int((time.monotonic() - started.started) * 1000),
+            details={"enrich": counts},
+        )
+        started.lock.release()
+    click.echo("enrich: " + " ".join(f"{k}={v}" for k, v in sorted(counts.items())))
+
+
+@cli.command(name="fake-govkz")
+@click.option("--port", default=8001, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--data-dir",
+    type=click.Path(path_type=Path, file_okay=False, exists=True),
+    default=None,
+    help="Sample articles (default: tests/data/govkz of this checkout).",
+)
+@click.option("--mode", type=click.Choice(["open", "gated"]), default="open", show_default=True)
+def fake_govkz(port: int, host: str, data_dir: Path | None, mode: str) -> None:
+    """Serve a local fake gov.kz (pages, content API, faults) for demos and tests."""
+    from aggregator.fakegovkz import run_fake
+
+    folder = data_dir or _default_fake_data()
+
+    def ready(fake: Any) -> None:
+        click.echo(f"fake-govkz: serving {folder} at {fake.origin} (mode {mode})")
+        click.echo(f"try: AGGREGATOR_SOURCE_ORIGIN={fake.origin} aggregator refresh --fetch")
+
+    run_fake(port, folder, host, mode=mode, on_ready=ready)  # type: ignore[arg-type]
+
+
+def _default_fake_data() -> Path:
+    for candidate in (Path("tests/data/govkz"), Path(__file__).parent.parent / "tests/data/govkz"):
+        if (candidate / "news").is_dir():
+            return candidate
+    raise click.ClickException("no sample data found: pass --data-dir")
 
 
 def main() -> None:

@@ -70,16 +70,22 @@ class Started:
     started: float
 
 
-def start(store: Store, *, clock: Callable[[], float] = time.time) -> Started | Busy:
-    """Takes the refresh lock without waiting and records the run as running."""
+def start(
+    store: Store, *, kind: str = "refresh", clock: Callable[[], float] = time.time
+) -> Started | Busy:
+    """Takes the refresh lock without waiting and records the run as running.
+
+    ``aggregator enrich`` takes the same lock (kind ``enrich``): it writes the same rows.
+    """
     lock = store.refresh_lock()
     if not lock.acquire():
         running = store.running_run()
         return Busy(running.id if running is not None else None)
     try:
         # Holding the lock, any run still marked running was killed mid-way.
-        store.abandon_stale_runs("refresh", int(clock()))
-        run_id = store.begin_run("refresh", int(clock()))
+        for stale in ("refresh", "enrich"):
+            store.abandon_stale_runs(stale, int(clock()))
+        run_id = store.begin_run(kind, int(clock()))
     except BaseException:
         lock.release()
         raise

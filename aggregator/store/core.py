@@ -127,6 +127,7 @@ class EnrichmentRow:
     etag: str | None
     last_modified: str | None
     body_html: str | None
+    published: datetime
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -279,6 +280,18 @@ class Store:
                 sa.select(state.c.value).where(state.c.key == "data_version")
             ).scalar_one()
         return int(value)
+
+    def get_state(self, key: str) -> int | None:
+        with self._connect() as conn:
+            value = conn.execute(sa.select(state.c.value).where(state.c.key == key)).scalar()
+        return int(value) if value is not None else None
+
+    def set_state(self, key: str, value: int) -> None:
+        """A small named integer (e.g. "the content API is gated until <epoch>")."""
+        with self.transaction() as conn:
+            changed = conn.execute(state.update().where(state.c.key == key).values(value=value))
+            if not changed.rowcount:
+                conn.execute(state.insert().values(key=key, value=value))
 
     @staticmethod
     def bump_version(conn: Connection) -> None:
@@ -714,6 +727,7 @@ class Store:
                 items.c.lang,
                 items.c.title,
                 items.c.text,
+                items.c.published,
                 enrichments.c.status,
                 enrichments.c.failures,
                 enrichments.c.etag,
@@ -740,9 +754,26 @@ class Store:
                 etag=row.etag,
                 last_modified=row.last_modified,
                 body_html=row.body_html,
+                published=from_epoch(row.published),
             )
             for row in rows
         ]
+
+    def known_languages(self, agency: str, news_id: str) -> set[str]:
+        """Languages of a news id that are stored as items or known as translations."""
+        with self._connect() as conn:
+            stored = conn.execute(
+                sa.select(items.c.lang).where(items.c.agency == agency, items.c.news_id == news_id)
+            ).scalars()
+            found = set(stored)
+            found.update(
+                conn.execute(
+                    sa.select(translations.c.lang).where(
+                        translations.c.agency == agency, translations.c.news_id == news_id
+                    )
+                ).scalars()
+            )
+        return found
 
     def save_enrichment(
         self,
