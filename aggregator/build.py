@@ -115,7 +115,9 @@ def _carry_over(out: Path, staging: Path, produced: set[str]) -> None:
 def _swap(staging: Path, out: Path) -> None:
     """Exchanges the two folders atomically (Linux); elsewhere replaces file by file."""
     libc_name = ctypes.util.find_library("c")
-    renameat2 = getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None) if libc_name else None
+    renameat2 = (
+        getattr(ctypes.CDLL(libc_name, use_errno=True), "renameat2", None) if libc_name else None
+    )
     if renameat2 is not None:
         result = renameat2(
             _AT_FDCWD, os.fsencode(staging), _AT_FDCWD, os.fsencode(out), _RENAME_EXCHANGE
