@@ -139,6 +139,8 @@ def cli(ctx: click.Context, verbose: int) -> None:
     """Republish gov.kz press releases as Atom, RSS and JSON feeds."""
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The driver's own complaints about a dropped connection repeat our one Error: line.
+    logging.getLogger("psycopg").setLevel(max(level, logging.ERROR))
     settings_of(ctx)
 
 

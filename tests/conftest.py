@@ -90,3 +90,32 @@ def seed_dir(tmp_path: Path) -> Path:
     folder.mkdir()
     (folder / SEED.name).write_bytes(SEED.read_bytes())
     return folder
+
+
+REPORT_COMMAND = (
+    "AGGREGATOR_RELIABILITY_REPORT=RELIABILITY.md python3 -m pytest -m 'not browser' "
+    "--run-slow tests/test_reliability_*.py tests/test_digest_properties.py --no-cov -q"
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", help="also run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow (or -m slow)")
+    if "slow" in (config.getoption("-m") or ""):
+        return
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    target = os.environ.get("AGGREGATOR_RELIABILITY_REPORT")
+    if target and exitstatus == 0:
+        from tests import reliability
+
+        reliability.write_report(Path(target), REPORT_COMMAND)

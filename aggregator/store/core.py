@@ -134,7 +134,6 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()
     dbapi_connection.create_function("casefold", 1, _casefold, deterministic=True)
@@ -174,8 +173,11 @@ class Store:
             if database and database != ":memory:" and not database.startswith("file:"):
                 Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
             # The driver's own transaction handling is off; the "begin" hook below emits BEGIN.
+            # How long a writer waits for another's lock; ``?timeout=`` in the URL changes it.
+            timeout = float(url.query.get("timeout", 30))  # type: ignore[arg-type]
+            url = url.difference_update_query(["timeout"])
             kwargs["connect_args"] = {
-                "timeout": 30,
+                "timeout": timeout,
                 "check_same_thread": False,
                 "isolation_level": None,
             }
