@@ -98,6 +98,7 @@ def test_202_then_status_then_409_while_running(store: Store, seed_dir: Path) ->
     assert status.status_code == 200
     assert (status.get_json()["status"], status.get_json()["new"]) == ("ok", 20)
     assert client.get("/refresh/999999", headers=auth).status_code == 404
+    assert client.get("/refresh/" + "9" * 50, headers=auth).status_code == 404  # not a 500
     assert store.count_items() == 20
 
 

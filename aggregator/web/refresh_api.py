@@ -142,7 +142,8 @@ def create_refresh_blueprint(service: RefreshService) -> Blueprint:
         response.headers["Cache-Control"] = "no-store"
         return response
 
-    @blueprint.get("/refresh/<int:run_id>")
+    # Run ids are 32-bit integers in the store: a longer number is simply not found.
+    @blueprint.get("/refresh/<int(max=2147483647):run_id>")
     def refresh_status(run_id: int) -> Response:
         refused = guard()
         if refused is not None:
