@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import replace
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -13,6 +15,10 @@ from hypothesis import strategies as st
 from aggregator import digest
 from aggregator.errors import Problem
 from aggregator.model import Item
+from tests import reliability
+from tests.conftest import DATA
+
+FUZZ_CASES = DATA / "fuzz"
 
 ALMATY = ZoneInfo("Asia/Almaty")
 LETTERS = (
@@ -54,7 +60,7 @@ def as_text(spec: tuple[str, list[str], datetime, str, int], glued: bool) -> str
 @example("\x00Title 31.02.2025\nSource : javascript:alert(1)")
 @example("a 01.01.2025\n" * 3 + "Source :\n")
 def test_any_text_yields_only_items_and_problems(text: str) -> None:
-    records = list(digest.parse(text, "fuzz.txt"))
+    records = parse_or_keep(text)
     assert all(isinstance(r, Item | Problem) for r in records)
     line_count = text.count("\n") + text.count("\r") + 1
     for record in records:
@@ -118,10 +124,28 @@ def test_problem_lines_point_at_the_broken_item(
     assert sum(isinstance(r, Item) for r in records) == len(generated) - 1
 
 
+def parse_or_keep(text: str) -> list[Item | Problem]:
+    """Parses; a crash is saved under tests/data/fuzz as a regression case, then re-raised."""
+    try:
+        records = list(digest.parse(text, "fuzz.txt"))
+    except Exception:
+        name = f"crash-{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()[:12]}"
+        (FUZZ_CASES / f"{name}.txt").write_text(text, "utf-8", errors="surrogatepass")
+        reliability.count("fuzz", 1, 1)
+        raise
+    reliability.count("fuzz", 1, 0)
+    return records
+
+
+@pytest.mark.parametrize("case", sorted(FUZZ_CASES.glob("*.txt")), ids=lambda p: p.stem)
+def test_kept_fuzz_cases(case: Path) -> None:
+    records = parse_or_keep(case.read_text("utf-8", errors="surrogatepass"))
+    assert all(isinstance(r, Item | Problem) for r in records)
+
+
 @pytest.mark.slow
 @settings(max_examples=20_000, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.text(alphabet=st.characters(codec="utf-8"), max_size=2000))
 def test_fuzz_parser_long(text: str) -> None:
-    """The bounded fuzz run (``-m slow``): any crash becomes an @example above."""
-    for record in digest.parse(text, "fuzz.txt"):
-        assert isinstance(record, Item | Problem)
+    """The bounded fuzz run (``--run-slow``): a crash is kept in tests/data/fuzz."""
+    assert all(isinstance(r, Item | Problem) for r in parse_or_keep(text))
