@@ -93,8 +93,9 @@ def seed_dir(tmp_path: Path) -> Path:
 
 
 REPORT_COMMAND = (
-    "AGGREGATOR_RELIABILITY_REPORT=RELIABILITY.md python3 -m pytest -m 'not browser' "
-    "--run-slow tests/test_reliability_*.py tests/test_digest_properties.py --no-cov -q"
+    "AGGREGATOR_RELIABILITY_REPORT=RELIABILITY.md python3 -m pytest --run-slow --no-cov -q "
+    "tests/test_reliability_*.py tests/test_digest_properties.py tests/test_refresh_api.py "
+    "tests/test_refresh.py"
 )
 
 

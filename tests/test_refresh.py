@@ -17,6 +17,7 @@ from aggregator.refresh import Busy, RefreshResult, refresh_once, start
 from aggregator.schedule import parse_interval
 from aggregator.settings import from_env
 from aggregator.store import Store
+from tests import reliability
 from tests.bigdigest import write_digest
 from tests.conftest import SEED
 
@@ -154,6 +155,7 @@ def test_sigkill_mid_ingest_then_refresh_equals_clean_run(
     assert isinstance(result, RefreshResult)
     assert list(store.export_records()) == list(clean.export_records())
     assert partial <= store.count_items() == 40_020
+    reliability.count("faults", 1, 40_020 - store.count_items(), "SIGKILL mid-refresh")
 
 
 @pytest.mark.parametrize(
