@@ -290,8 +290,8 @@ def serve(ctx: click.Context, host: str, port: int, workers: int) -> None:
     settings = settings_of(ctx)
     store = open_store(settings)
     job = _refresh_job(settings, store, _enricher(settings, False))
-    job()
-    scheduler = make_scheduler(job, settings.refresh_interval)
+    job()  # the feeds are there before the first request
+    scheduler = make_scheduler(job, settings.refresh_interval, run_now=False)
     scheduler.start()
     click.echo(f"serve: http://{host}:{port}/ (refresh every {settings.refresh_interval})")
     try:

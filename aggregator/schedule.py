@@ -49,8 +49,11 @@ def parse_interval(text: str) -> BaseTrigger:
     )
 
 
-def make_scheduler(job: Callable[[], object], interval: str) -> BackgroundScheduler:
-    """A scheduler (not started) running ``job`` now and then every interval.
+def make_scheduler(
+    job: Callable[[], object], interval: str, *, run_now: bool = True
+) -> BackgroundScheduler:
+    """A scheduler (not started) running ``job`` now (unless ``run_now`` is false, for a
+    caller that has just run it) and then every interval.
 
     ``max_instances=1`` and ``coalesce`` mean a slow run is never overlapped and missed
     ticks collapse into one; the misfire grace time lets a run that was late by less than
@@ -69,7 +72,7 @@ def make_scheduler(job: Callable[[], object], interval: str) -> BackgroundSchedu
         max_instances=1,
         coalesce=True,
         misfire_grace_time=grace,
-        next_run_time=datetime.now(ALMATY) + timedelta(milliseconds=10),
+        **({"next_run_time": datetime.now(ALMATY) + timedelta(milliseconds=10)} if run_now else {}),
     )
     return scheduler
 

@@ -94,3 +94,41 @@ def test_missing_path_is_reported(workdir: Path) -> None:
     result = run(["ingest", "nowhere"], workdir)
     assert result.returncode == 2
     assert "nowhere:1: missing" in result.stderr
+
+
+def test_serve_ingests_schedules_and_serves(workdir: Path) -> None:
+    """The README's main job: ingest, scheduler in-process, the app on the printed URL."""
+    import signal
+    import time
+    import urllib.request
+
+    from tests.test_web_server import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "aggregator", "serve", "--port", str(port)],
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        body = b""
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/all.atom", timeout=5) as r:
+                    body = r.read()
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert body.count(b"<entry") == 20
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=30)
+    assert f"serve: http://127.0.0.1:{port}/" in out
+    assert out.count("refresh: run=") == 1  # once at start, then every 15 minutes
+    assert "Traceback" not in out

@@ -254,10 +254,10 @@ def test_feedcheck_judges_the_served_feeds(server: Server) -> None:
     assert not failures, "\n".join(failures)
 
 
-def test_serve_forever_runs_granian_in_process(
+def test_serve_forever_runs_granian(
     database_file: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """What ``aggregator serve`` calls: granian started from Python on the app factory."""
+    """What ``aggregator serve`` calls: granian as a child process on the app factory."""
     folder = tmp_path_factory.mktemp("embedded")
     command = (
         f"{shlex.quote(sys.executable)} -c 'from aggregator.web.server import serve_forever; "
