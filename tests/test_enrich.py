@@ -245,3 +245,18 @@ def test_robots_disallow_means_no_page_requests(seeded: Store, fake: FakeGovKz) 
     assert counts == {"error": 1}
     assert "robots" in status_of(seeded, "932111")[1]
     assert [r.path for r in fake.requests] == ["/robots.txt"]
+
+
+def test_outcomes_visible_in_healthz_and_metrics(seeded: Store, fake: FakeGovKz) -> None:
+    from aggregator.settings import from_env
+    from aggregator.web import create_app
+
+    fake.set_fault(Fault.not_found(), "/api/v1/public/content-manager/news/932111")
+    fake.set_fault(Fault.not_found(), "/memleket/entities/ecogeo/press/news/details/932111")
+    enricher(fake)(seeded)
+    client = create_app(from_env({"AGGREGATOR_DATABASE_URL": "sqlite://"}), seeded).test_client()
+    health = client.get("/healthz").get_json()
+    assert health["enrichment"] == {"enriched": 19, "not-found": 1}
+    metrics = client.get("/metrics").get_data(as_text=True)
+    assert 'govkz_enrichment_items{outcome="not-found"} 1.0' in metrics
+    assert 'govkz_enrichment_items{outcome="enriched"} 19.0' in metrics

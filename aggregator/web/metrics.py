@@ -44,6 +44,7 @@ class _StoreCollector(Collector):
             items = self.store.count_items()
             version = self.store.data_version()
             last = self.store.last_run(kind="refresh")
+            enrichment = self.store.enrichment_counts()
         except StoreError:
             up.add_metric([], 0)
             yield up
@@ -56,6 +57,14 @@ class _StoreCollector(Collector):
         data_version = GaugeMetricFamily("govkz_data_version", "The store's data version.")
         data_version.add_metric([], version)
         yield data_version
+        outcomes = GaugeMetricFamily(
+            "govkz_enrichment_items",
+            "Items by the outcome of their last source-page fetch.",
+            labels=["outcome"],
+        )
+        for outcome, count in sorted(enrichment.items()):
+            outcomes.add_metric([outcome], count)
+        yield outcomes
         if last is not None and last.finished is not None:
             finished = GaugeMetricFamily(
                 "govkz_last_refresh_timestamp_seconds",

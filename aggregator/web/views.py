@@ -253,6 +253,7 @@ def create_blueprint(state: WebState) -> Blueprint:
                 "last_refresh": last.finished.isoformat()
                 if last is not None and last.finished is not None
                 else None,
+                "enrichment": store.enrichment_counts(),
             }
             status = 200
         except StoreError:
