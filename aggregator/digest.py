@@ -91,10 +91,15 @@ def _split_glued(paragraph: str) -> list[str]:
 def paragraphs(body_lines: Iterable[str]) -> str:
     """Plain text, one blank line between paragraphs."""
     found: list[str] = []
+    glue = _GLUE.search
     for line in body_lines:
         for piece in _STRAY_TAG.split(line) if "<" in line else (line,):
             text = " ".join(piece.split())
-            if text:
+            if not text:
+                continue
+            if glue(text) is None:
+                found.append(text)
+            else:
                 found.extend(_split_glued(text))
     return "\n\n".join(found)
 
@@ -170,8 +175,9 @@ def parse_lines(lines: Iterable[str], path: str) -> Iterator[Item | Problem]:
     def no_source(item: _Open) -> Problem:
         return Problem(path, item.line, "no-source", f"{item.title[:60]!r} has no source line")
 
+    illegal = _XML_ILLEGAL.search
     for number, raw in enumerate(lines, start=1):
-        line = clean_line(raw).strip()
+        line = (_XML_ILLEGAL.sub("", raw) if illegal(raw) else raw).strip()
         if number == 1:
             line = line.lstrip("\ufeff").strip()
         if not line:
