@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import json
 import logging
 import os
 import shutil
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from aggregator import render
+from aggregator import __version__, render
 from aggregator.model import FeedKey, FeedQuery
 from aggregator.store import Store
 
@@ -30,14 +31,33 @@ _AT_FDCWD = -100
 NEWEST_ON_INDEX = 20
 
 
+#: Records what the tree in a folder was built from; an equal stamp means nothing to do.
+STAMP = ".aggregator-build"
+
+
 @dataclass(frozen=True, slots=True)
 class BuildReport:
     files: int
     written: int
     unchanged: int
+    skipped: bool = False
 
     def summary(self) -> str:
+        if self.skipped:
+            return "files=0 written=0 (store unchanged since the last build)"
         return f"files={self.files} written={self.written} unchanged={self.unchanged}"
+
+
+def stamp(store: Store, *, base_url: str, feed_size: int) -> bytes:
+    """The inputs of a build: the store's data version (read before rendering, so a change
+    during the build only causes one more build), the settings and the renderer's version."""
+    inputs = {
+        "data_version": store.data_version(),
+        "base_url": base_url,
+        "feed_size": feed_size,
+        "generator": __version__,
+    }
+    return (json.dumps(inputs, sort_keys=True) + "\n").encode()
 
 
 def site_doc(store: Store, base_url: str) -> render.SiteDoc:
@@ -64,9 +84,16 @@ def outputs(store: Store, *, base_url: str, feed_size: int) -> Iterator[tuple[st
 
 
 def build(store: Store, out: Path, *, base_url: str, feed_size: int) -> BuildReport:
+    """Builds the site into ``out``; with an unchanged store (same stamp) does nothing."""
     out = out.resolve()
     out.parent.mkdir(parents=True, exist_ok=True)
     out.mkdir(exist_ok=True)
+    inputs = stamp(store, base_url=base_url, feed_size=feed_size)
+    try:
+        if (out / STAMP).read_bytes() == inputs:
+            return BuildReport(0, 0, 0, skipped=True)
+    except OSError:
+        pass
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.build-", dir=out.parent))
     try:
         files = written = 0
@@ -77,7 +104,10 @@ def build(store: Store, out: Path, *, base_url: str, feed_size: int) -> BuildRep
             if not _place(out / relative, staging / relative, data):
                 written += 1
         if written == 0:
+            _replace_file(out / STAMP, inputs)
             return BuildReport(files, 0, files)
+        (staging / STAMP).write_bytes(inputs)
+        produced.add(STAMP)
         _carry_over(out, staging, produced)
         _swap(staging, out)
         return BuildReport(files, written, files - written)
@@ -99,6 +129,12 @@ def _place(current: Path, target: Path, data: bytes) -> bool:
         handle.flush()
         os.fsync(handle.fileno())
     return False
+
+
+def _replace_file(path: Path, data: bytes) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
 
 
 def _carry_over(out: Path, staging: Path, produced: set[str]) -> None:

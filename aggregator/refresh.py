@@ -45,7 +45,10 @@ class RefreshResult:
         if self.enrich is not None:
             parts.append("enrich=" + ",".join(f"{k}:{v}" for k, v in sorted(self.enrich.items())))
         if self.build is not None:
-            parts.append(f"build={self.build.written}/{self.build.files}")
+            built = (
+                "unchanged" if self.build.skipped else f"{self.build.written}/{self.build.files}"
+            )
+            parts.append(f"build={built}")
         parts.append(f"{self.duration_ms} ms")
         return " ".join(parts)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from aggregator.build import build
+from aggregator.build import STAMP, build
 from aggregator.store import Store
 from tests.test_store import URL, ingest, item_text
 
@@ -21,10 +21,11 @@ FEEDCHECK = Path(__file__).resolve().parent.parent / "tools" / "feedcheck" / "fe
 
 
 def tree(folder: Path) -> dict[str, bytes]:
+    """The published files (not the build's stamp)."""
     return {
         p.relative_to(folder).as_posix(): p.read_bytes()
         for p in sorted(folder.rglob("*"))
-        if p.is_file()
+        if p.is_file() and p.name != STAMP
     }
 
 
@@ -61,7 +62,7 @@ def test_rebuild_is_byte_identical_and_rewrites_nothing(store: Store, built: Pat
     before = tree(built)
     inodes = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in built.rglob("*") if p.is_file()}
     report = build(store, built, base_url=BASE, feed_size=50)
-    assert report.written == 0
+    assert report.skipped  # same store, same settings: not even rendered
     assert tree(built) == before
     assert {
         p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in built.rglob("*") if p.is_file()
@@ -93,6 +94,19 @@ def test_corrected_item_changes_exactly_the_files_containing_it(
     # index.html lists titles and dates only: a corrected body leaves it as it was.
     assert changed == expected
     assert report.written == len(expected)
+
+
+def test_version_bump_without_visible_change_rewrites_nothing(store: Store, built: Path) -> None:
+    before = {p: p.stat().st_ino for p in built.rglob("*") if p.is_file() and p.name != STAMP}
+    with store.transaction() as conn:
+        Store.bump_version(conn)
+    report = build(store, built, base_url=BASE, feed_size=50)
+    assert (report.skipped, report.written) == (False, 0)
+    assert {
+        p: p.stat().st_ino for p in built.rglob("*") if p.is_file() and p.name != STAMP
+    } == before
+    assert build(store, built, base_url=BASE, feed_size=50).skipped
+    assert build(store, built, base_url=BASE + "x/", feed_size=50).written > 0
 
 
 def test_files_not_made_by_the_build_survive(store: Store, built: Path) -> None:

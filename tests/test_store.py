@@ -259,3 +259,32 @@ def test_paging_through_equal_times_loses_and_repeats_nothing(store: Store, tmp_
             ties += query.skip
         query = FeedQuery(FeedKey(), limit=3, before=last, skip=ties)
     assert seen == ["10", "9", "8", "7", "6", "5", "4", "3", "2", "1"]
+
+
+def test_an_older_schema_is_migrated_on_open(tmp_path: Path) -> None:
+    """A database left at revision 0001 gets 0002 (and keeps its data) when opened."""
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine, inspect
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        config = Config()
+        config.set_main_option("script_location", "aggregator.store:migrations")
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql(
+            "INSERT INTO items (agency, news_id, lang, news_num, title, published, sort_time, "
+            "updated, link, text, source_file, source_line, content_hash, created_run) VALUES "
+            "('a', '1', 'en', 1, 't', 0, 0, 0, 'l', '', 'f', 1, 'h', 1)"
+        )
+    assert "ix_translations_news_id" not in {
+        i["name"] for i in inspect(engine).get_indexes("translations")
+    }
+    with Store.open(url) as store:
+        assert store.count_items() == 1
+    assert "ix_translations_news_id" in {
+        i["name"] for i in inspect(engine).get_indexes("translations")
+    }
+    engine.dispose()

@@ -593,26 +593,34 @@ class Store:
     def _translations(
         self, conn: Connection, rows: Sequence[Any]
     ) -> dict[tuple[str, str], dict[str, tuple[str, str]]]:
-        """Titles and links of every language version of the given rows' news ids."""
-        pairs = sorted({(row.agency, row.news_id) for row in rows})
+        """Titles and links of every language version of the given rows' news ids.
+
+        Looked up by ``news_id IN (...)`` alone, which the news_id-first indexes answer
+        (SQLite does not use an index for a row-value ``(agency, news_id) IN``), and then
+        narrowed to the wanted (agency, news_id) pairs here.
+        """
+        wanted = {(row.agency, row.news_id) for row in rows}
+        news_ids = sorted({news_id for _, news_id in wanted})
         found: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
-        for start in range(0, len(pairs), 300):
-            chunk = pairs[start : start + 300]
+        for start in range(0, len(news_ids), 500):
+            chunk = news_ids[start : start + 500]
             known = conn.execute(
-                sa.select(translations).where(
-                    sa.tuple_(translations.c.agency, translations.c.news_id).in_(chunk)
-                )
+                sa.select(translations).where(translations.c.news_id.in_(chunk))
             ).all()
             for row in known:
-                link = SourceRef(row.agency, row.news_id).link(cast(Lang, row.lang))
-                found.setdefault((row.agency, row.news_id), {})[row.lang] = (row.title, link)
+                if (row.agency, row.news_id) in wanted:
+                    link = SourceRef(row.agency, row.news_id).link(cast(Lang, row.lang))
+                    versions = found.setdefault((row.agency, row.news_id), {})
+                    versions[row.lang] = (row.title, link)
             stored = conn.execute(
                 sa.select(
                     items.c.agency, items.c.news_id, items.c.lang, items.c.title, items.c.link
-                ).where(sa.tuple_(items.c.agency, items.c.news_id).in_(chunk))
+                ).where(items.c.news_id.in_(chunk))
             ).all()
             for row in stored:
-                found.setdefault((row.agency, row.news_id), {})[row.lang] = (row.title, row.link)
+                if (row.agency, row.news_id) in wanted:
+                    versions = found.setdefault((row.agency, row.news_id), {})
+                    versions[row.lang] = (row.title, row.link)
         return found
 
     def export_items(self) -> Iterator[Item]:

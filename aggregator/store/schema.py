@@ -104,6 +104,7 @@ translations = Table(
     Column("lang", String(2), primary_key=True),
     Column("title", Text, nullable=False),
 )
+Index("ix_translations_news_id", translations.c.news_id)
 
 seed_files = Table(
     "seed_files",
