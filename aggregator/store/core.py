@@ -47,13 +47,14 @@ def from_epoch(seconds: int) -> datetime:
 
 
 def content_hash(item: Item) -> str:
-    """What a reader sees of an item; a change here moves ``updated``."""
-    digest = hashlib.blake2b(digest_size=16)
-    for part in (item.title, item.link, item.text, item.category or "", item.lang):
-        digest.update(part.encode("utf-8", "surrogatepass"))
-        digest.update(b"\x1f")
-    digest.update(str(to_epoch(item.published)).encode())
-    return digest.hexdigest()
+    """What a reader sees of an item; a change here moves ``updated``.
+
+    Stored with every row: changing this function would make every item look changed on
+    the next ingest, so it needs a migration that recomputes the column.
+    """
+    fields = (item.title, item.link, item.text, item.category or "", item.lang)
+    joined = "\x1f".join(fields) + f"\x1f{to_epoch(item.published)}"
+    return hashlib.blake2b(joined.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
 def _news_num(news_id: str) -> int:
