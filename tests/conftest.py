@@ -14,10 +14,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from aggregator.store import Store
 from aggregator.store.core import normalise_url
 from aggregator.store.schema import metadata
+from tests.netproxy import Proxy
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "seeds" / "000_61d9ebafb9099430.txt"
@@ -59,6 +61,21 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
                 conn.execute(table.delete())
     store.close()
     return url
+
+
+@pytest.fixture
+def proxied_pg(pg_url: str) -> Iterator[tuple[str, Proxy]]:
+    """The test database, emptied, reached through a TCP proxy the test can cut."""
+    with Store.open(pg_url) as direct, direct.transaction() as conn:
+        for table in reversed(metadata.sorted_tables):
+            if table.name != "state":
+                conn.execute(table.delete())
+    server = make_url(pg_url)
+    proxy = Proxy((server.host or "127.0.0.1", server.port or 5432))
+    try:
+        yield server.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
+    finally:
+        proxy.close()
 
 
 @pytest.fixture

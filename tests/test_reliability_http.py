@@ -19,7 +19,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from sqlalchemy.engine import make_url
 
 from aggregator.store import Store
 from tests import reliability
@@ -27,7 +26,7 @@ from tests.bigdigest import write_digest
 from tests.conftest import SEED
 from tests.netproxy import Proxy
 from tests.test_store import ingest
-from tests.test_web_server import free_port, procfile_command
+from tests.test_web_server import procfile_command, start
 
 pytestmark = pytest.mark.reliability
 TOKEN = "hostile-test-token-0123456789"
@@ -36,46 +35,10 @@ TOKEN = "hostile-test-token-0123456789"
 @contextmanager
 def procfile_web(database_url: str, folder: Path, workers: int = 2, **env: str) -> Iterator[int]:
     """The Procfile's web: line on a free loopback port; yields the port."""
-    port = free_port()
-    log = folder / "web.log"
-    full_env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    full_env.update(
-        {
-            "PORT": str(port),
-            "WEB_CONCURRENCY": str(workers),
-            "AGGREGATOR_DATABASE_URL": database_url,
-        }
-    )
-    full_env.update(env)
-    command = procfile_command("web").replace("0.0.0.0", "127.0.0.1")
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            ["sh", "-c", "exec " + command],
-            env=full_env,
-            cwd=folder,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if get(port, "/healthz")[0] in {200, 503}:
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, log.read_text()
-            time.sleep(0.1)
-        yield port
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+    with start(
+        procfile_command("web"), "web", database_url, folder, workers=workers, extra_env=env
+    ) as server:
+        yield server.port
 
 
 def get(port: int, path: str, headers: dict[str, str] | None = None) -> tuple[int, bytes]:
@@ -237,24 +200,11 @@ def test_hostile_requests_against_the_procfile_server(tmp_path: Path) -> None:
     assert failures == []
 
 
-@pytest.fixture
-def proxied(pg_url: str) -> Iterator[tuple[str, Proxy]]:
-    server = make_url(pg_url)
-    proxy = Proxy((server.host or "127.0.0.1", server.port or 5432))
-    try:
-        yield server.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
-    finally:
-        proxy.close()
-
-
 def test_serves_cached_feeds_while_the_database_is_away(
-    proxied: tuple[str, Proxy], pg_url: str, tmp_path: Path
+    proxied_pg: tuple[str, Proxy], pg_url: str, tmp_path: Path
 ) -> None:
-    url, proxy = proxied
+    url, proxy = proxied_pg
     with Store.open(pg_url) as store:
-        with store.transaction() as conn:
-            for table in ("enrichments", "translations", "items", "seed_files", "runs"):
-                conn.exec_driver_sql(f"DELETE FROM {table}")
         ingest(store, SEED)
     with procfile_web(url, tmp_path, workers=1) as port:
         paths = ["/all.atom", "/ecogeo/en.rss", "/economy.json", "/feeds.opml", "/"]

@@ -84,18 +84,28 @@ class Server:
 
 
 @contextmanager
-def start(command: str, name: str, database_url: str, folder: Path) -> Iterator[Server]:
+def start(
+    command: str,
+    name: str,
+    database_url: str,
+    folder: Path,
+    *,
+    workers: int = WORKERS,
+    extra_env: dict[str, str] | None = None,
+) -> Iterator[Server]:
     """Runs ``command`` as the platform would (PORT and WEB_CONCURRENCY set, through sh),
     bound to the loopback address only, until the test module is done."""
     port = free_port()
     log = folder / f"{name}.log"
-    env = {
-        **os.environ,
-        "PORT": str(port),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "AGGREGATOR_DATABASE_URL": database_url,
-    }
-    env.pop("AGGREGATOR_BASE_URL", None)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
+    env.update(
+        {
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(workers),
+            "AGGREGATOR_DATABASE_URL": database_url,
+            **(extra_env or {}),
+        }
+    )
     with log.open("wb") as out:
         process = subprocess.Popen(
             ["sh", "-c", "exec " + command.replace("0.0.0.0", "127.0.0.1")],
