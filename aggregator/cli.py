@@ -170,9 +170,10 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 def export(ctx: click.Context) -> None:
     """Write every stored item as JSON Lines on stdout, newest first (a lossless backup)."""
     store = open_store(settings_of(ctx))
-    out = click.get_text_stream("stdout")
+    out = sys.stdout.buffer  # UTF-8 whatever the locale: the backup format is UTF-8
     for record in store.export_records():
-        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        out.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+    out.flush()
 
 
 @cli.command(name="import")
