@@ -31,8 +31,7 @@ from aggregator.store import Store
 F = TypeVar("F", bound=Callable[..., Any])
 
 EXIT_OK = 0
-EXIT_FATAL = 1
-EXIT_REJECTED = 2
+EXIT_REJECTED = 2  # fatal errors exit 1 through click.ClickException
 
 _PROGRESS_MIN_BYTES = 8 << 20
 

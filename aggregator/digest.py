@@ -55,13 +55,6 @@ class UndecodableFile(ValueError):
     """Neither UTF-8 nor Windows-1251 text: the whole file is rejected."""
 
 
-def clean_line(line: str) -> str:
-    """Strips what XML forbids; every later stage may assume XML-safe text."""
-    if _XML_ILLEGAL.search(line):
-        line = _XML_ILLEGAL.sub("", line)
-    return line
-
-
 def _split_glued(paragraph: str) -> list[str]:
     """Restores paragraph breaks the digest lost, conservatively.
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,30 +17,7 @@ from aggregator.store import Store
 from tests import reliability
 from tests.bigdigest import write_digest
 from tests.conftest import SEED
-
-
-def env_for(url: str, seeds: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    env.update({"AGGREGATOR_DATABASE_URL": url, "AGGREGATOR_SEEDS": str(seeds), **extra})
-    return env
-
-
-def aggregator(*args: str, env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "aggregator", *args],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
-def wait_for_running(store: Store, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while store.running_run() is None:
-        assert time.monotonic() < deadline, "no refresh started"
-        time.sleep(0.05)
+from tests.processes import aggregator, env_for, wait_for_running
 
 
 def test_refresh_skips_unchanged_and_records_runs(

@@ -5,10 +5,8 @@ export equals a clean run's: nothing published is lost."""
 from __future__ import annotations
 
 import contextlib
-import os
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,25 +20,9 @@ from tests import reliability
 from tests.bigdigest import write_digest
 from tests.conftest import SEED
 from tests.netproxy import Proxy
+from tests.processes import aggregator, env_for, wait_for_running
 
 pytestmark = pytest.mark.reliability
-
-
-def env_for(url: str, seeds: Path, **extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    env.update({"AGGREGATOR_DATABASE_URL": url, "AGGREGATOR_SEEDS": str(seeds), **extra})
-    return env
-
-
-def refresh_process(env: dict[str, str], cwd: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "aggregator", "refresh"],
-        env=env,
-        cwd=cwd,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
 
 
 def clean_export(seeds: Path, tmp_path: Path) -> list[dict[str, object]]:
@@ -64,7 +46,7 @@ def assert_recovered(
     ``corrected`` items were changed by a later digest during the test: only their
     ``updated`` time may differ from a clean run's (that is the point of ``updated``).
     """
-    proc = refresh_process(env, tmp_path)
+    proc = aggregator("refresh", env=env, cwd=tmp_path)
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
     expected = clean_export(seeds, tmp_path)
@@ -80,20 +62,13 @@ def assert_recovered(
     assert strip == [{k: v for k, v in r.items() if k != "updated"} for r in expected]
 
 
-def wait_running(store: Store, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while store.running_run() is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.02)
-
-
 def test_sqlite_file_locked_during_refresh(tmp_path: Path, seed_dir: Path) -> None:
     db = tmp_path / "store.db"
     url = f"sqlite:///{db}?timeout=1"
     with Store.open(url) as store:
         holder = sqlite3.connect(db, isolation_level=None)
         holder.execute("BEGIN EXCLUSIVE")
-        proc = refresh_process(env_for(url, seed_dir), tmp_path)
+        proc = aggregator("refresh", env=env_for(url, seed_dir), cwd=tmp_path)
         out, err = proc.communicate(timeout=120)
         holder.execute("ROLLBACK")
         holder.close()
@@ -113,8 +88,8 @@ def test_postgresql_disappears_mid_refresh(
     write_digest(seeds / "big.txt", 15_000)
     (seeds / "seed.txt").write_bytes(SEED.read_bytes())
     with Store.open(pg_url) as direct:
-        proc = refresh_process(env_for(url, seeds), tmp_path)
-        wait_running(direct)
+        proc = aggregator("refresh", env=env_for(url, seeds), cwd=tmp_path)
+        wait_for_running(direct)
         time.sleep(0.5)
         proxy.cut()
         out, err = proc.communicate(timeout=120)
@@ -148,7 +123,7 @@ def test_full_disk_on_the_static_build(tmp_path: Path, seed_dir: Path) -> None:
     with tiny_disk(tmp_path / "disk", "4m") as disk, Store.open(url) as store:
         static = disk / "feeds"
         env = env_for(url, seed_dir, AGGREGATOR_STATIC_DIR=str(static))
-        first = refresh_process(env, tmp_path)
+        first = aggregator("refresh", env=env, cwd=tmp_path)
         first.communicate(timeout=120)
         assert first.returncode == 0
         before = {p: p.read_bytes() for p in static.rglob("*") if p.is_file()}
@@ -162,7 +137,7 @@ def test_full_disk_on_the_static_build(tmp_path: Path, seed_dir: Path) -> None:
         with contextlib.suppress(OSError), ballast.open("wb") as handle:
             while True:
                 handle.write(b"\0" * 65536)
-        proc = refresh_process(env, tmp_path)
+        proc = aggregator("refresh", env=env, cwd=tmp_path)
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 1, out + err
         assert "No space left" in err
@@ -180,8 +155,8 @@ def test_seed_file_changes_while_read(make_store: Callable[[str], Store], tmp_pa
     url = f"sqlite:///{tmp_path / 'store.db'}"
     store = make_store(url)
     env = env_for(url, seeds)
-    proc = refresh_process(env, tmp_path)
-    wait_running(store)
+    proc = aggregator("refresh", env=env, cwd=tmp_path)
+    wait_for_running(store)
     with digest.open("a", encoding="utf-8") as more:
         for n in range(100):
             url = f"https://www.gov.kz/memleket/entities/late/press/news/details/{9_000_000 + n}"

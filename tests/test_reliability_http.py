@@ -4,13 +4,11 @@ N workers beside one scheduler, and load during a large refresh."""
 from __future__ import annotations
 
 import http.client
-import os
 import re
 import shutil
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -25,6 +23,7 @@ from tests import reliability
 from tests.bigdigest import write_digest
 from tests.conftest import SEED
 from tests.netproxy import Proxy
+from tests.processes import aggregator, env_for
 from tests.test_store import ingest
 from tests.test_web_server import procfile_command, start
 
@@ -227,25 +226,11 @@ def test_web_workers_never_run_the_scheduler(tmp_path: Path, seed_dir: Path) -> 
     """3 web workers and one `aggregator schedule` at 1 s: runs in the store == ticks."""
     url = f"sqlite:///{tmp_path / 'store.db'}"
     Store.open(url).close()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    env.update(
-        {
-            "AGGREGATOR_DATABASE_URL": url,
-            "AGGREGATOR_SEEDS": str(seed_dir),
-            "AGGREGATOR_REFRESH_INTERVAL": "1s",
-        }
-    )
+    env = env_for(url, seed_dir, AGGREGATOR_REFRESH_INTERVAL="1s")
     with procfile_web(
         url, tmp_path, workers=3, AGGREGATOR_SEEDS=str(seed_dir), AGGREGATOR_REFRESH_INTERVAL="1s"
     ) as port:
-        scheduler = subprocess.Popen(
-            [sys.executable, "-m", "aggregator", "schedule"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        scheduler = aggregator("schedule", env=env, cwd=tmp_path)
         time.sleep(5.5)
         for _ in range(20):
             assert get(port, "/all.atom")[0] == 200
@@ -268,17 +253,8 @@ def test_load_during_a_large_refresh(tmp_path: Path) -> None:
     with Store.open(url) as store:
         ingest(store, seeds)
     write_digest(seeds / "zz-big.txt", 100_000, agencies=40)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AGGREGATOR_")}
-    env.update({"AGGREGATOR_DATABASE_URL": url, "AGGREGATOR_SEEDS": str(seeds)})
     with procfile_web(url, tmp_path, workers=2) as port:
-        refresh = subprocess.Popen(
-            [sys.executable, "-m", "aggregator", "refresh"],
-            env=env,
-            cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        refresh = aggregator("refresh", env=env_for(url, seeds), cwd=tmp_path)
         checked: list[int] = [0, 0]  # responses parsed, malformed
 
         def sample() -> None:
